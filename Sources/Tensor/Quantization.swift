@@ -22,8 +22,15 @@ public struct QuantizedWeight: Sendable {
     }
 
     /// The float matrix these values stand for, in `dtype` (the scales' dtype by default).
+    /// MLX computes in the scales' dtype, so they are widened first when a wider result is
+    /// wanted: float16 scales would otherwise round every weight to float16.
     public func dequantized(dtype: DType? = nil) -> Tensor {
         let dt: Int32 = dtype.map { Int32($0.raw.rawValue) } ?? -1
+        var scales = self.scales, biases = self.biases
+        if let dtype, dtype.byteSize > scales.dtype.byteSize {
+            scales = scales.asType(dtype)
+            biases = biases.asType(dtype)
+        }
         return Tensor.op("dequantize", [weight, scales, biases]) {
             pt_dequantize($0[0], $0[1], $0[2], Int32(groupSize), Int32(bits), dt)
         }

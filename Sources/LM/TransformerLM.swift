@@ -1,0 +1,60 @@
+import NN
+import Tensor
+
+/// The decoder-only transformer shared by the Llama family (Llama 2/3, SmolLM, Mistral),
+/// Qwen2/2.5 (q/k/v biases) and Qwen3 (q/k RMSNorm): the differences are config flags.
+/// Parameter paths follow Hugging Face checkpoints (`model.layers.0.self_attn.q_proj.weight`).
+public final class TransformerLM: Module, LanguageModel {
+    public let config: ModelConfig
+    @Child public var model: DecoderStack
+    @Child public var lmHead: (any LinearLayer)?
+
+    public init(_ config: ModelConfig) {
+        self.config = config
+        _model = Child(wrappedValue: DecoderStack(config), key: "model")
+        _lmHead = Child(wrappedValue: config.tieWordEmbeddings ? nil : Linear(config.hiddenSize, config.vocabSize, bias: false),
+                        key: "lm_head")
+        super.init()
+    }
+
+    public func embed(_ ids: Tensor) -> Tensor {
+        switch model.embedTokens {
+        case let e as Embedding: e(ids)
+        case let e as QuantizedEmbedding: e(ids)
+        default: fatalError("unsupported embedding module \(type(of: model.embedTokens))")
+        }
+    }
+
+    public func hiddenStates(_ ids: Tensor?, embeddings: Tensor?, options: ForwardOptions) -> Tensor {
+        var h = embeddings ?? embed(ids!)
+        let length = h.dim(1)
+        let mask = options.mask ?? (length > 1 ? .causal : .none)
+        for (i, layer) in model.layers.enumerated() {
+            h = layer(h, cache: options.cache?[i], mask: mask, offsets: options.positionOffsets)
+        }
+        return model.norm(h)
+    }
+
+    public func logits(fromHidden h: Tensor) -> Tensor {
+        if let lmHead { return lmHead(h) }
+        switch model.embedTokens {
+        case let e as Embedding: return e.asLinear(h)
+        case let e as QuantizedEmbedding: return e.asLinear(h)
+        default: fatalError("unsupported embedding module \(type(of: model.embedTokens))")
+        }
+    }
+}
+
+/// Architectures by Hugging Face `model_type` and GGUF `general.architecture`.
+public enum Architectures {
+    public static let supported = ["llama", "mistral", "smollm", "qwen2", "qwen3"]
+
+    public static func make(_ config: ModelConfig, path: String) throws -> any LanguageModel {
+        switch config.modelType {
+        case "llama", "mistral", "smollm", "smollm2", "qwen2", "qwen3":
+            return TransformerLM(config)
+        default:
+            throw ModelLoadError.unknownArchitecture(config.modelType, path: path)
+        }
+    }
+}
