@@ -116,9 +116,3 @@ enum GGUFLoader {
         return out
     }
 }
-
-public enum ModelLoader {
-    public static func loadGGUFForDebug(_ path: String) throws -> (any LanguageModel, GGUFFile) {
-        try GGUFLoader.load(path, options: LoadOptions())
-    }
-}
