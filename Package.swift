@@ -23,7 +23,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "posttrain", targets: ["posttrain"]),
-        .library(name: "PostTrainKit", targets: ["Tensor", "NN", "LM"]),
+        .library(name: "PostTrainKit", targets: ["Tensor", "NN", "LM", "PEFT", "PostTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,10 +46,14 @@ let package = Package(
         .target(name: "Jinja", swiftSettings: swiftFlags),
         // Layer 3: architectures, loaders, KV cache, sampling and generation.
         .target(name: "LM", dependencies: ["NN", "Tensor", "GGUF", "Tokenizers", "Jinja"], swiftSettings: swiftFlags),
+        // Layer 3: parameter-efficient fine-tuning over any NN module.
+        .target(name: "PEFT", dependencies: ["NN", "Tensor"], swiftSettings: swiftFlags),
+        // Layer 4: data, objectives and trainers, rewards, evaluation, runs.
+        .target(name: "PostTrain", dependencies: ["LM", "PEFT", "NN", "Tensor", "Tokenizers", "Jinja"], swiftSettings: swiftFlags),
         // Layer 6: the command-line tool.
         .executableTarget(
             name: "posttrain",
-            dependencies: ["LM", "NN", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PostTrain", "PEFT", "LM", "NN", "Tensor", "Tokenizers", "Jinja", "GGUF", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftFlags),
         .executableTarget(name: "posttrain-bench", dependencies: ["Tensor"], path: "Sources/Bench", swiftSettings: swiftFlags),
 
@@ -58,7 +62,9 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "GGUF"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "LMTests", dependencies: ["LM", "NN", "Tensor"]),
+        .testTarget(name: "LMTests", dependencies: ["LM", "NN", "Tensor", "GGUF"], exclude: ["Reference"]),
+        .testTarget(name: "PEFTTests", dependencies: ["PEFT", "LM", "NN", "Tensor"]),
+        .testTarget(name: "PostTrainTests", dependencies: ["PostTrain", "PEFT", "LM", "NN", "Tensor", "Tokenizers", "Jinja"]),
     ],
     cxxLanguageStandard: .cxx20
 )

@@ -11,11 +11,15 @@ public struct ForwardOptions {
     /// RoPE position of the first input row per batch entry (left-padded batches start at -pad);
     /// nil uses the cache offset.
     public var positionOffsets: Tensor?
+    /// Explicit RoPE positions [B, L] (packed rows restart at 0 for every example).
+    public var positions: Tensor?
 
-    public init(cache: [KVCache]? = nil, mask: Fast.AttentionMask? = nil, positionOffsets: Tensor? = nil) {
+    public init(cache: [KVCache]? = nil, mask: Fast.AttentionMask? = nil, positionOffsets: Tensor? = nil,
+                positions: Tensor? = nil) {
         self.cache = cache
         self.mask = mask
         self.positionOffsets = positionOffsets
+        self.positions = positions
     }
 }
 
@@ -67,7 +71,7 @@ public final class Attention: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, cache: KVCache?, mask: Fast.AttentionMask, offsets: Tensor?) -> Tensor {
+    func callAsFunction(_ x: Tensor, cache: KVCache?, mask: Fast.AttentionMask, offsets: Tensor?, positions: Tensor? = nil) -> Tensor {
         let (b, l) = (x.dim(0), x.dim(1))
         var q = qProj(x).reshaped(b, l, heads, headDim)
         var k = kProj(x).reshaped(b, l, kvHeads, headDim)
@@ -79,8 +83,13 @@ public final class Attention: Module {
         q = q.transposed(0, 2, 1, 3)
         k = k.transposed(0, 2, 1, 3)
         let start = cache?.offset ?? 0
-        q = rope(q, offset: start, offsets: offsets)
-        k = rope(k, offset: start, offsets: offsets)
+        if let positions {
+            q = rope(q, positions: positions)
+            k = rope(k, positions: positions)
+        } else {
+            q = rope(q, offset: start, offsets: offsets)
+            k = rope(k, offset: start, offsets: offsets)
+        }
         var keys = k, values = v
         if let cache { (keys, values) = cache.update(keys: k, values: v) }
         let out = Fast.scaledDotProductAttention(queries: q, keys: keys, values: values, scale: scale, mask: mask)
@@ -140,6 +149,33 @@ struct RoPE {
         Fast.rope(x, dims: dims, traditional: traditional, base: base, scale: scale,
                   offset: offset, offsets: offsets.map { $0 + Tensor(offset, dtype: $0.dtype) }, freqs: freqs)
     }
+
+    /// RoPE at arbitrary positions [B, L] for x [B, H, L, D], from cos/sin tables: the fused
+    /// kernel only takes one starting offset per row.
+    func callAsFunction(_ x: Tensor, positions: Tensor) -> Tensor {
+        let half = dims / 2
+        let inverse: Tensor
+        if let freqs {
+            inverse = 1.0 / freqs
+        } else {
+            let exps = (0..<half).map { Float(Foundation.pow(Double(base), -Double(2 * $0) / Double(dims))) }
+            inverse = Tensor(exps)
+        }
+        let angles = (positions.asType(.float32) * Double(scale)).expandedDims(-1) * inverse  // [B, L, half]
+        let cos = angles.cos().expandedDims(1).asType(x.dtype), sin = angles.sin().expandedDims(1).asType(x.dtype)
+        let rotated = x[.ellipsis, 0..<dims]
+        let out: Tensor
+        if traditional {
+            let pairs = rotated.reshaped(Array(x.shape.dropLast()) + [half, 2])
+            let a = pairs[.ellipsis, 0], b = pairs[.ellipsis, 1]
+            out = stacked([a * cos - b * sin, a * sin + b * cos], axis: -1).reshaped(Array(x.shape.dropLast()) + [dims])
+        } else {
+            let a = rotated[.ellipsis, 0..<half], b = rotated[.ellipsis, half...]
+            out = concatenated([a * cos - b * sin, a * sin + b * cos], axis: -1)
+        }
+        if dims == x.dim(-1) { return out }
+        return concatenated([out, x[.ellipsis, dims...]], axis: -1)
+    }
 }
 
 /// down(silu(gate(x)) · up(x)).
@@ -173,8 +209,8 @@ public final class DecoderBlock: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, cache: KVCache?, mask: Fast.AttentionMask, offsets: Tensor?) -> Tensor {
-        let h = x + attention(inputNorm(x), cache: cache, mask: mask, offsets: offsets)
+    func callAsFunction(_ x: Tensor, cache: KVCache?, mask: Fast.AttentionMask, offsets: Tensor?, positions: Tensor?) -> Tensor {
+        let h = x + attention(inputNorm(x), cache: cache, mask: mask, offsets: offsets, positions: positions)
         return h + mlp(postAttentionNorm(h))
     }
 }

@@ -30,7 +30,7 @@ public final class TransformerLM: Module, LanguageModel {
         let length = h.dim(1)
         let mask = options.mask ?? (length > 1 ? .causal : .none)
         for (i, layer) in model.layers.enumerated() {
-            h = layer(h, cache: options.cache?[i], mask: mask, offsets: options.positionOffsets)
+            h = layer(h, cache: options.cache?[i], mask: mask, offsets: options.positionOffsets, positions: options.positions)
         }
         return model.norm(h)
     }

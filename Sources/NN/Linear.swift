@@ -40,9 +40,10 @@ public final class Linear: Module, LinearLayer {
     /// Uniform(-1/√in, 1/√in) initialisation, as PyTorch does.
     public convenience init(_ inputDimensions: Int, _ outputDimensions: Int, bias: Bool = true, key: RandomKey? = nil) {
         let bound = 1 / Double(inputDimensions).squareRoot()
-        let keys = (key ?? RandomKey(seed: UInt64.random(in: 0...UInt64.max))).split()
-        self.init(weight: Random.uniform([outputDimensions, inputDimensions], low: -bound, high: bound, key: keys[0]),
-                  bias: bias ? Random.uniform([outputDimensions], low: -bound, high: bound, key: keys[1]) : nil)
+        // Without a key the global generator is used, so `Random.seed` makes models repeatable.
+        let keys = key?.split()
+        self.init(weight: Random.uniform([outputDimensions, inputDimensions], low: -bound, high: bound, key: keys?[0]),
+                  bias: bias ? Random.uniform([outputDimensions], low: -bound, high: bound, key: keys?[1]) : nil)
     }
 
     public var inputDimensions: Int { weight.dim(1) }
