@@ -1,7 +1,9 @@
 import Foundation
 import GGUF
+import Jinja
 import NN
 import Tensor
+import Tokenizers
 
 /// A model ready to use, with what came with it.
 public struct LoadedModel {
@@ -10,8 +12,15 @@ public struct LoadedModel {
     /// The file or directory it came from.
     public var source: URL
     public var format: Format
+    public var tokenizer: Tokenizer
     /// The model's own chat template (GGUF metadata or tokenizer_config.json), if any.
     public var chatTemplate: String?
+
+    /// Renders conversations with the model's template and special tokens.
+    public func chat() throws -> ChatFormatter { try ChatFormatter(template: chatTemplate, tokenizer: tokenizer) }
+
+    /// Token ids that end generation: the tokenizer's EOS set plus the config's.
+    public var stopTokenIds: Set<Int> { tokenizer.eosTokenIds.union(config.eosTokenIds) }
 
     public enum Format: String, Sendable { case gguf, huggingFace }
 }
@@ -55,17 +64,28 @@ public enum ModelLoader {
         throw ModelLoadError.notFound("\(spec): no such file, directory or model alias (aliases: \(aliases.map(\.alias).joined(separator: ", ")))")
     }
 
+    /// Only the tokenizer (a vocabulary-only GGUF, a lone tokenizer.json, or a model's files).
+    public static func loadTokenizer(_ spec: String) throws -> Tokenizer {
+        let url = try resolve(spec)
+        var isDir: ObjCBool = false
+        FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+        if isDir.boolValue { return try Tokenizer(directory: url) }
+        if url.pathExtension == "json" { return try Tokenizer(tokenizerJSON: url) }
+        return try Tokenizer(ggufPath: url.path)
+    }
+
     public static func load(_ spec: String, options: LoadOptions = LoadOptions()) throws -> LoadedModel {
         let url = try resolve(spec)
         var isDir: ObjCBool = false
         FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
         if isDir.boolValue {
             let (model, config) = try HFLoader.load(url, options: options)
-            return LoadedModel(model: model, config: config, source: url, format: .huggingFace,
-                               chatTemplate: huggingFaceChatTemplate(url))
+            let tokenizer = try Tokenizer(directory: url)
+            return LoadedModel(model: model, config: config, source: url, format: .huggingFace, tokenizer: tokenizer,
+                               chatTemplate: tokenizer.chatTemplate ?? huggingFaceChatTemplate(url))
         }
         let (model, file) = try GGUFLoader.load(url.path, options: options)
-        return LoadedModel(model: model, config: model.config, source: url, format: .gguf,
+        return LoadedModel(model: model, config: model.config, source: url, format: .gguf, tokenizer: try Tokenizer(gguf: file),
                            chatTemplate: try file.stringIfPresent("tokenizer.chat_template"))
     }
 
