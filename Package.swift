@@ -27,6 +27,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // Layer 0: the exception-safe C shim over mlx::core, plus our own CPU kernels.
@@ -49,7 +50,7 @@ let package = Package(
         // Layer 3: parameter-efficient fine-tuning over any NN module.
         .target(name: "PEFT", dependencies: ["NN", "Tensor"], swiftSettings: swiftFlags),
         // Layer 4: data, objectives and trainers, rewards, evaluation, runs.
-        .target(name: "PostTrain", dependencies: ["LM", "PEFT", "NN", "Tensor", "Tokenizers", "Jinja"], swiftSettings: swiftFlags),
+        .target(name: "PostTrain", dependencies: ["LM", "PEFT", "NN", "Tensor", "Tokenizers", "Jinja", "Yams"], swiftSettings: swiftFlags),
         // Layer 6: the command-line tool.
         .executableTarget(
             name: "posttrain",

@@ -10,7 +10,7 @@
 
 namespace mx = mlx::core;
 
-struct pt_array_s { mx::array a; };
+#include "internal.h"
 struct pt_vec_s { std::vector<mx::array> v; };
 struct pt_fn_s { std::function<std::vector<mx::array>(const std::vector<mx::array>&)> f; };
 

@@ -32,6 +32,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public enum OptimizerKind: String, Codable, Sendable { case adamw, adam, sgd, adafactor }
 
+    enum CodingKeys: String, CodingKey {
+        case maxSteps, gradientAccumulation, learningRate, schedule, warmupSteps, minLearningRateRatio, optimizer
+        case weightDecay, adamBetas, adamEps, maxGradNorm, seed, evalEvery, evalBatches, earlyStoppingPatience
+        case saveEvery, keepCheckpoints, logEvery, maxNonFiniteSteps
+    }
+
     public init() {}
 
     public func makeOptimizer() -> any Optimizer {
