@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "JinjaTests", dependencies: ["Jinja"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LMTests", dependencies: ["LM", "NN", "Tensor", "GGUF"], exclude: ["Reference"]),
         .testTarget(name: "PEFTTests", dependencies: ["PEFT", "LM", "NN", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["posttrain"]),
         .testTarget(name: "PostTrainTests", dependencies: ["PostTrain", "PEFT", "LM", "NN", "Tensor", "Tokenizers", "Jinja"]),
     ],
     cxxLanguageStandard: .cxx20
