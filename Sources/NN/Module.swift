@@ -136,7 +136,10 @@ open class Module: @unchecked Sendable {
     /// shapes must agree; the error names the offending key.
     public func update(parameters new: [String: Tensor], strict: Bool = true) throws {
         let boxes = Dictionary(parameterBoxes(), uniquingKeysWith: { a, _ in a })
-        for (key, value) in new {
+        // Check everything before changing anything: a rejected update leaves the model as it was.
+        var accepted: [(Parameter, Tensor)] = []
+        for key in new.keys.sorted() {
+            let value = new[key]!
             guard let box = boxes[key] else {
                 if strict { throw ModuleError.unknownParameter(key) }
                 continue
@@ -144,8 +147,9 @@ open class Module: @unchecked Sendable {
             if strict, box.value.shape != value.shape {
                 throw ModuleError.shapeMismatch(key, expected: box.value.shape, got: value.shape)
             }
-            box.value = value
+            accepted.append((box, value))
         }
+        for (box, value) in accepted { box.value = value }
     }
 
     /// Replaces the child at `path` (e.g. "layers.3.self_attn.q_proj") with `module`: how
@@ -153,14 +157,16 @@ open class Module: @unchecked Sendable {
     public func replaceModule(at path: String, with module: Module) throws {
         var parts = path.split(separator: ".").map(String.init)
         guard let last = parts.popLast() else { throw ModuleError.unknownModule(path) }
-        let parentPath = parts.joined(separator: ".")
-        guard let parent = modules().first(where: { $0.0 == parentPath })?.1 else { throw ModuleError.unknownModule(path) }
+        let all = modules()
+        guard all.contains(where: { $0.0 == path }) else { throw ModuleError.unknownModule(path) }
+        // An array element ("layers.3") lives in an array property of the grandparent.
         if let idx = Int(last), let arrayName = parts.last,
-           let grand = modules().first(where: { $0.0 == parts.dropLast().joined(separator: ".") })?.1,
-           grand.setArrayElement(arrayName, idx, module) {
+           let holder = all.first(where: { $0.0 == parts.dropLast().joined(separator: ".") })?.1 {
+            guard holder.setArrayElement(arrayName, idx, module) else { throw ModuleError.notReplaceable(path) }
             return
         }
-        guard parent.setChild(last, module) else {
+        guard let parent = all.first(where: { $0.0 == parts.joined(separator: ".") })?.1,
+              parent.setChild(last, module) else {
             throw ModuleError.notReplaceable(path)
         }
     }
@@ -179,7 +185,7 @@ open class Module: @unchecked Sendable {
     }
 
     /// Sets element `index` of a module-array property; arrays are values, so layers that hold
-    /// one override this (see `ModuleList`).
+    /// one override this to allow replacing their elements.
     open func setArrayElement(_ name: String, _ index: Int, _ module: Module) -> Bool { false }
 
     // MARK: Freezing and modes
@@ -219,7 +225,7 @@ public enum ModuleError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .unknownParameter(let k): "no parameter named \(k) in the model"
         case .unknownModule(let k): "no module at \(k)"
-        case .notReplaceable(let k): "module at \(k) is not held in a replaceable property (use @Child or ModuleList)"
+        case .notReplaceable(let k): "module at \(k) is not held in a replaceable property (use @Child, or override setArrayElement)"
         case .shapeMismatch(let k, let e, let g): "parameter \(k): expected shape \(e), got \(g)"
         case .missingParameter(let k): "missing parameter \(k)"
         }

@@ -144,13 +144,15 @@ public final class SGD: SlottedState, Optimizer {
         var out: [String: Tensor] = [:]
         for (k, p) in parameters {
             guard var g = gradients[k] else { continue }
-            if weightDecay != 0 { g = g + p * weightDecay }
+            g = g.asType(.float32)
+            let p32 = p.asType(.float32)
+            if weightDecay != 0 { g = g + p32 * weightDecay }
             if momentum != 0 {
                 let buf = slot("momentum", k).map { $0 * momentum + g } ?? g
                 setSlot("momentum", k, buf)
                 g = nesterov ? g + buf * momentum : buf
             }
-            out[k] = p - g * learningRate
+            out[k] = (p32 - g * learningRate).asType(p.dtype)
         }
         return out
     }

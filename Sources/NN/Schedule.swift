@@ -29,8 +29,9 @@ public struct LRSchedule: Sendable, Codable, Equatable {
 
     public func callAsFunction(_ step: Int) -> Double {
         if step < warmupSteps {
-            // Reaches the peak at the end of warmup, as transformers' get_*_schedule_with_warmup.
-            let frac = Double(step + 1) / Double(warmupSteps)
+            // Rises linearly from the start ratio at step 0 to the peak at step `warmupSteps`, as
+            // transformers' get_*_schedule_with_warmup does.
+            let frac = Double(step) / Double(warmupSteps)
             return peak * (warmupStartRatio + (1 - warmupStartRatio) * frac)
         }
         let span = Swift.max(1, totalSteps - warmupSteps)
