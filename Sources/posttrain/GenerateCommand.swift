@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LM
+import PEFT
 import Tensor
 
 /// Options shared by every command that loads a model.
@@ -8,11 +9,21 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A GGUF file, a Hugging Face directory, or an installed model alias.")
     var model: String = ModelLoader.defaultModel
 
-    @Option(name: .long, help: "Keep quantized weights quantized (less memory; slower on CPU for training).")
-    var quantized: Bool = false
+    @Flag(name: .long, help: "Keep quantized weights quantized (less memory; slower on CPU).")
+    var quantized = false
+
+    @Option(name: .long, help: "A LoRA/DoRA adapter folder (PEFT format) to apply; it is merged into the weights.")
+    var adapter: String?
 
     func load() throws -> LoadedModel {
-        try ModelLoader.load(model, options: LoadOptions(keepQuantized: quantized))
+        let loaded = try ModelLoader.load(model, options: LoadOptions(keepQuantized: quantized))
+        if let adapter {
+            try Adapters.load(from: adapter, into: loaded.model, trainable: false)
+            // Merged weights decode as fast as the base model.
+            try Adapters.merge(loaded.model)
+        }
+        loaded.model.train(false)
+        return loaded
     }
 }
 

@@ -113,7 +113,7 @@ final class DataTests: XCTestCase {
         XCTAssertTrue(all.isTarget.allSatisfy { $0 })
         let comp = try ExampleRenderer(chat: chat).tokenize(.completion(prompt: "2 + 2 =", completion: " 4"))
         XCTAssertEqual(runs(comp, tok).map(\.target), [false, true])
-        XCTAssertEqual(runs(comp, tok).last!.text, " 4<|endoftext|>")
+        XCTAssertEqual(runs(comp, tok).last!.text, " 4" + tok.idToToken(tok.eosTokenId!)!)
         let text = try ExampleRenderer(chat: chat).tokenize(.text("plain words"))
         XCTAssertTrue(text.isTarget.allSatisfy { $0 })
         let long = try ExampleRenderer(chat: chat, maxLength: 5).tokenize(.text(String(repeating: "word ", count: 50)))
@@ -154,10 +154,21 @@ final class DataTests: XCTestCase {
         """)
         let tok = try Fixtures.tokenizer(Fixtures.smolGGUF)
         let renderer = ExampleRenderer(chat: try ChatFormatter(template: nil, tokenizer: tok))
+        // With "fail" the run stops before training at the first problem, named by file and line.
         XCTAssertThrowsError(try TokenizedDataset(sources: [DataSource(path: path)], renderer: renderer, policy: .fail)) { error in
-            // The first bad row stops the run before training, naming file, line and field.
-            XCTAssertTrue("\(error)".contains("train.jsonl:2"), "\(error)")
-            XCTAssertTrue("\(error)".contains("no known fields") || "\(error)".contains("output"), "\(error)")
+            XCTAssertTrue("\(error)".contains("train.jsonl:3: invalid JSON"), "\(error)")
+        }
+        // A row missing a field names the field.
+        let missing = Fixtures.temporaryFile("missing.jsonl", """
+        {"instruction": "Say hi", "output": "Hi!"}
+        {"instruction": "No answer", "input": "x", "output": 7}
+        """)
+        XCTAssertThrowsError(try TokenizedDataset(sources: [DataSource(path: missing, format: .alpaca)], renderer: renderer, policy: .fail)) { error in
+            XCTAssertTrue("\(error)".contains("missing.jsonl:2 field \"output\""), "\(error)")
+        }
+        let noOutput = Fixtures.temporaryFile("nooutput.jsonl", #"{"instruction": "No answer here"}"#)
+        XCTAssertThrowsError(try TokenizedDataset(sources: [DataSource(path: noOutput, format: .alpaca)], renderer: renderer, policy: .fail)) { error in
+            XCTAssertTrue("\(error)".contains("nooutput.jsonl:1 field \"output\": missing field"), "\(error)")
         }
         let ds = try TokenizedDataset(sources: [DataSource(path: path)], renderer: renderer, policy: .skip)
         XCTAssertEqual(ds.examples.count, 2)
