@@ -508,6 +508,14 @@ pt_fn pt_compile(pt_callback fn, void *ctx, bool shapeless) {
     return nullptr;
   }
 }
+pt_fn pt_checkpoint(pt_callback fn, void *ctx) {
+  try {
+    return new pt_fn_s{mx::checkpoint(adapt(fn, ctx))};
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return nullptr;
+  }
+}
 int pt_fn_call(pt_fn f, const pt_array *inputs, size_t n, pt_vec *outputs) {
   return guard_status([&] { *outputs = new pt_vec_s{f->f(arrays(inputs, n))}; });
 }

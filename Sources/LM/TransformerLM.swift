@@ -25,14 +25,45 @@ public final class TransformerLM: Module, LanguageModel {
         }
     }
 
+    /// Recompute each block's activations in the backward pass instead of keeping them
+    /// (gradient checkpointing): much less memory for about one extra forward pass.
+    public var gradientCheckpointing = false
+    /// Checkpointed functions of the last forward pass; MLX calls them again during backward.
+    private var liveCheckpoints: [CompiledFunction] = []
+
     public func hiddenStates(_ ids: Tensor?, embeddings: Tensor?, options: ForwardOptions) -> Tensor {
         var h = embeddings ?? embed(ids!)
         let length = h.dim(1)
         let mask = options.mask ?? (length > 1 ? .causal : .none)
+        let checkpoint = gradientCheckpointing && training && options.cache == nil
+        liveCheckpoints.removeAll()
         for (i, layer) in model.layers.enumerated() {
-            h = layer(h, cache: options.cache?[i], mask: mask, offsets: options.positionOffsets, positions: options.positions)
+            if checkpoint {
+                h = checkpointed(layer, h, mask: mask, options: options)
+            } else {
+                h = layer(h, cache: options.cache?[i], mask: mask, offsets: options.positionOffsets, positions: options.positions)
+            }
         }
         return model.norm(h)
+    }
+
+    /// Runs a block as a checkpointed function of its input and its trainable parameters
+    /// (gradients reach only a checkpoint's explicit inputs, so parameters are passed in).
+    private func checkpointed(_ layer: DecoderBlock, _ h: Tensor, mask: Fast.AttentionMask, options: ForwardOptions) -> Tensor {
+        let trainable = Set(layer.trainableParameters().keys)
+        let boxes = layer.parameterBoxes().filter { trainable.contains($0.0) }.map(\.1)
+        do {
+            let fn = try CompiledFunction(checkpointing: { xs in
+                let saved = boxes.map(\.value)
+                for (b, x) in zip(boxes, xs.dropFirst()) { b.value = x }
+                defer { for (b, v) in zip(boxes, saved) { b.value = v } }
+                return [layer(xs[0], cache: nil, mask: mask, offsets: options.positionOffsets, positions: options.positions)]
+            })
+            liveCheckpoints.append(fn)
+            return try fn([h] + boxes.map(\.value))[0]
+        } catch {
+            return Tensor(error: error)
+        }
     }
 
     public func logits(fromHidden h: Tensor) -> Tensor {

@@ -14,6 +14,17 @@ public final class CompiledFunction: @unchecked Sendable {
         self.fn = fn
     }
 
+    /// A gradient-checkpointed function: the backward pass recomputes its intermediates rather
+    /// than keeping them, trading compute for memory. Gradients flow only to its inputs, so
+    /// parameters must be passed in, not captured.
+    public init(checkpointing f: @escaping ([Tensor]) throws -> [Tensor]) throws {
+        box = FunctionBox(f)
+        guard let fn = pt_checkpoint(FunctionBox.trampoline, Unmanaged.passUnretained(box).toOpaque()) else {
+            throw MLXError.last("checkpoint")
+        }
+        self.fn = fn
+    }
+
     deinit { pt_fn_free(fn) }
 
     public func callAsFunction(_ inputs: [Tensor]) throws -> [Tensor] {

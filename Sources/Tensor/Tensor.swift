@@ -40,6 +40,11 @@ public struct Tensor: @unchecked Sendable {
         self.failure = failure
     }
 
+    /// A failed tensor carrying `error`, for code that cannot throw (it surfaces at `eval`).
+    public init(error: Error) {
+        self.init(failure: (error as? MLXError) ?? MLXError(String(describing: error)))
+    }
+
     /// Wraps a result from the shim: nil means the call failed and `pt_last_error` says why.
     @usableFromInline init(result: pt_array?, _ context: @autoclosure () -> String) {
         if let result {

@@ -32,6 +32,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "completion (assistant turns only) or all.") var loss: LossScope?
     @Option(name: .customLong("bad-rows"), help: "fail or skip.") var badRows: BadRowPolicy?
     @Flag(help: "Pack short examples into full rows.") var packing = false
+    @Flag(name: .customLong("gradient-checkpointing"), help: "Recompute activations in backward to save memory.")
+    var gradientCheckpointing = false
     @Flag(help: "Continue from the newest checkpoint in the output folder.") var resume = false
 
     func runConfig() throws -> RunConfig {
@@ -62,6 +64,7 @@ struct TrainingOptions: ParsableArguments {
         if let loss { c.loss = loss }
         if let badRows { c.badRows = badRows }
         if packing { c.packing = true }
+        if gradientCheckpointing { c.gradientCheckpointing = true }
         return c
     }
 }

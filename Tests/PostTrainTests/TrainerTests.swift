@@ -72,6 +72,18 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    func testGradientCheckpointingGivesTheSameGradients() throws {
+        let batch = data(seed: 2, count: 1)[0]
+        let plain = tinyModel(seed: 4)
+        let checkpointed = tinyModel(seed: 4)
+        checkpointed.gradientCheckpointing = true
+        let a = try Trainer(model: plain, objective: SFTObjective(), config: TrainingConfig(), output: nil).lossAndGradients(batch)
+        let b = try Trainer(model: checkpointed, objective: SFTObjective(), config: TrainingConfig(), output: nil).lossAndGradients(batch)
+        XCTAssertEqual(try a.sum.float(), try b.sum.float(), accuracy: 1e-5)
+        XCTAssertEqual(a.grads.count, b.grads.count)
+        for (ga, gb) in zip(a.grads, b.grads) { XCTAssertLessThan(try (ga - gb).abs.max().float(), 1e-5) }
+    }
+
     func testInterruptedRunResumesExactly() throws {
         var cfg = TrainingConfig()
         cfg.maxSteps = 8

@@ -152,6 +152,9 @@ int pt_jvp(pt_callback fn, void *ctx, const pt_array *primals, size_t n, const p
 // compile: the callback is traced once per input shape signature; ctx must outlive the pt_fn.
 pt_fn pt_compile(pt_callback fn, void *ctx, bool shapeless);
 int pt_fn_call(pt_fn f, const pt_array *inputs, size_t n, pt_vec *outputs);
+// checkpoint: outputs are computed normally, but the backward pass recomputes the function's
+// intermediates instead of keeping them (gradient checkpointing); ctx must outlive the pt_fn.
+pt_fn pt_checkpoint(pt_callback fn, void *ctx);
 void pt_fn_free(pt_fn f);
 void pt_set_compile_enabled(bool enabled);
 

@@ -38,6 +38,7 @@ public enum ModelSetup {
                 peft = p
             }
         }
+        if config.gradientCheckpointing, let t = loaded.model as? TransformerLM { t.gradientCheckpointing = true }
         log(Adapters.summary(loaded.model))
         return (loaded, peft)
     }

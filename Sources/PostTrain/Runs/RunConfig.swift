@@ -26,6 +26,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var packing: Bool = false
     public var loss: LossScope = .completion
     public var badRows: BadRowPolicy = .fail
+    /// Recompute activations in the backward pass to save memory.
+    public var gradientCheckpointing: Bool = false
     public var training = TrainingConfig()
 
     public enum PEFTMethod: String, Codable, Sendable { case lora, qlora, dora, full }
@@ -34,7 +36,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case model, train, valid, validationFraction, output, peft, rank, alpha, dropout, targetModules, numLayers
-        case adapter, maxLength, batchSize, packing, loss, badRows, training
+        case adapter, maxLength, batchSize, packing, loss, badRows, gradientCheckpointing, training
     }
 
     /// Reads a YAML (or JSON) config. Training-loop fields may sit at the top level
@@ -88,7 +90,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
 extension RunConfig.CodingKeys {
     static var allCasesSnake: [String] {
         ["model", "train", "valid", "validation_fraction", "output", "peft", "rank", "alpha", "dropout", "target_modules",
-         "num_layers", "adapter", "max_length", "batch_size", "packing", "loss", "bad_rows", "training"]
+         "num_layers", "adapter", "max_length", "batch_size", "packing", "loss", "bad_rows", "gradient_checkpointing",
+         "training"]
     }
 }
 
@@ -114,6 +117,7 @@ extension RunConfig {
         packing = try c.decodeIfPresent(Bool.self, forKey: .packing) ?? packing
         loss = try c.decodeIfPresent(LossScope.self, forKey: .loss) ?? loss
         badRows = try c.decodeIfPresent(BadRowPolicy.self, forKey: .badRows) ?? badRows
+        gradientCheckpointing = try c.decodeIfPresent(Bool.self, forKey: .gradientCheckpointing) ?? gradientCheckpointing
         training = try c.decodeIfPresent(TrainingConfig.self, forKey: .training) ?? training
     }
 }
