@@ -54,6 +54,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(result.finalValidationLoss!, before * 0.5, "validation loss \(before) → \(result.finalValidationLoss!)")
     }
 
+    func testEarlyStoppingWhenValidationStopsImproving() throws {
+        // Training on one rule while validating on a contradicting one: validation loss rises,
+        // and with patience 2 the run stops after two evaluations without improvement.
+        var cfg = TrainingConfig()
+        cfg.maxSteps = 200
+        cfg.learningRate = 1e-2
+        cfg.evalEvery = 5
+        cfg.earlyStoppingPatience = 2
+        let contradicting: [TokenBatch] = (0..<2).map { b in
+            let rows = (0..<4).map { r in (0..<12).map { ((b * 5 + r * 13) + 47 * $0) % 50 } }  // next = prev - 3
+            return TokenBatch(rows: rows, lossOnNext: rows.map { $0.map { _ in true } })
+        }
+        let trainer = try Trainer(model: tinyModel(), objective: SFTObjective(), config: cfg, output: nil)
+        trainer.log.quiet = true
+        let result = try trainer.train(FixedBatches(batches: data(seed: 0)), validation: FixedBatches(batches: contradicting))
+        XCTAssertTrue(result.stoppedEarly)
+        XCTAssertLessThan(result.steps, 200)
+        XCTAssertGreaterThan(result.finalValidationLoss!, result.bestValidationLoss!)
+    }
+
     func testGradientAccumulationEqualsOneLargeBatch() throws {
         // Two micro-batches with different loss-token counts accumulate to the token-weighted mean.
         let rowsA = [[1, 4, 7, 10, 13, 16]], rowsB = [[2, 5, 8], [3, 6, 9, 12, 15]]
