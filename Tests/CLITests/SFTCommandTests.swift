@@ -49,7 +49,7 @@ final class SFTCommandTests: XCTestCase {
         let resumed = try CLI.run(args + ["--resume"], timeout: 300)
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertTrue(resumed.err.contains("resuming at step \(stoppedAt)"), resumed.err)
-        XCTAssertTrue(resumed.out.contains("final training loss"), resumed.out)
+        XCTAssertTrue(resumed.out.contains("final validation loss"), resumed.out)
         let steps = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
             .filter { $0.contains("\"loss\"") }.compactMap { line -> Int? in
                 guard let d = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return nil }
