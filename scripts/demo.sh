@@ -35,7 +35,7 @@ echo "== LoRA fine-tuning: $STEPS steps on $(python3 -c "import json;print(len(j
 rm -rf "$RUN/sft"
 "$BIN" sft --train "$RUN/train.json" --valid "$RUN/valid.json" --output "$RUN/sft" \
   --max-steps "$STEPS" --batch-size 4 --max-length 384 --learning-rate 2e-4 --rank 8 \
-  --warmup-steps 4 --eval-every 20 --save-every 20 --seed 0
+  --warmup-steps 4 --eval-every 20 --save-every 20 --eval-on-start --seed 0
 
 echo
 echo "== Answers of the tuned model (adapter $RUN/sft/adapter) =="

@@ -35,6 +35,7 @@ struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("gradient-checkpointing"), help: "Recompute activations in backward to save memory.")
     var gradientCheckpointing = false
     @Flag(help: "Continue from the newest checkpoint in the output folder.") var resume = false
+    @Flag(name: .customLong("eval-on-start"), help: "Evaluate once before training.") var evalOnStart = false
 
     func runConfig() throws -> RunConfig {
         var c = try config.map { try RunConfig.load($0) } ?? RunConfig()
@@ -65,6 +66,7 @@ struct TrainingOptions: ParsableArguments {
         if let badRows { c.badRows = badRows }
         if packing { c.packing = true }
         if gradientCheckpointing { c.gradientCheckpointing = true }
+        if evalOnStart { c.training.evalOnStart = true }
         return c
     }
 }

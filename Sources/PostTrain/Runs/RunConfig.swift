@@ -50,7 +50,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         guard var dict = raw as? [String: Any] else { throw DataError(file: path, "expected a mapping of settings") }
         let trainingKeys = Set(["max_steps", "gradient_accumulation", "learning_rate", "schedule", "warmup_steps",
                                 "min_learning_rate_ratio", "optimizer", "weight_decay", "adam_betas", "adam_eps",
-                                "max_grad_norm", "seed", "eval_every", "eval_batches", "early_stopping_patience",
+                                "max_grad_norm", "seed", "eval_every", "eval_batches", "eval_on_start", "early_stopping_patience",
                                 "save_every", "keep_checkpoints", "log_every", "max_non_finite_steps"])
         var training = dict["training"] as? [String: Any] ?? [:]
         for (k, v) in dict where trainingKeys.contains(k) {
@@ -140,6 +140,7 @@ extension TrainingConfig {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? evalEvery
         evalBatches = try c.decodeIfPresent(Int.self, forKey: .evalBatches) ?? evalBatches
+        evalOnStart = try c.decodeIfPresent(Bool.self, forKey: .evalOnStart) ?? evalOnStart
         earlyStoppingPatience = try c.decodeIfPresent(Int.self, forKey: .earlyStoppingPatience) ?? earlyStoppingPatience
         saveEvery = try c.decodeIfPresent(Int.self, forKey: .saveEvery) ?? saveEvery
         keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? keepCheckpoints

@@ -137,6 +137,11 @@ public final class Trainer<O: Objective> where O.Batch: BatchInfo {
         var nonFinite = 0
         var stoppedEarly = false
         var interrupted = false
+        if config.evalOnStart, state.step == 0, let validation {
+            let (vl, _) = try evaluate(validation, maxBatches: config.evalBatches)
+            log.record(step: 0, ["validation_loss": vl, "validation_perplexity": Foundation.exp(vl)])
+            log.message(String(format: "step 0: validation loss %.4f (perplexity %.2f)", vl, Foundation.exp(vl)))
+        }
 
         while state.step < config.maxSteps {
             let stepStart = Date()

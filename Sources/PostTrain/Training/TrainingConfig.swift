@@ -21,6 +21,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evalEvery: Int = 50
     /// Validation batches per evaluation (0: all).
     public var evalBatches: Int = 0
+    /// Also evaluate before the first step, to show where training starts from.
+    public var evalOnStart: Bool = false
     /// Stop when the validation loss has not improved for this many evaluations (0: never).
     public var earlyStoppingPatience: Int = 0
     public var saveEvery: Int = 100
@@ -34,7 +36,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case maxSteps, gradientAccumulation, learningRate, schedule, warmupSteps, minLearningRateRatio, optimizer
-        case weightDecay, adamBetas, adamEps, maxGradNorm, seed, evalEvery, evalBatches, earlyStoppingPatience
+        case weightDecay, adamBetas, adamEps, maxGradNorm, seed, evalEvery, evalBatches, evalOnStart, earlyStoppingPatience
         case saveEvery, keepCheckpoints, logEvery, maxNonFiniteSteps
     }
 
