@@ -71,9 +71,17 @@ public struct Generator {
             mask = .array((k .<= q) .&& (k .>= padTensor))
         }
         let h = model.hiddenStates(ids, embeddings: nil, options: ForwardOptions(cache: cache, mask: mask, positionOffsets: offsets))
-        var logits = model.logits(fromHidden: h[.all, -1])
-        var history: [[Int]] = prompts.map { Array($0.suffix(sampling.repetitionContext)) }
-        var token = sampler(logits, history: historyTensor(history), key: nextKey())
+        // Recent tokens per row stay on the engine, so the next step can be built before the host
+        // has read the current token (rows shorter than the window repeat their first token; a
+        // repeated id is penalised once either way).
+        var history: Tensor? = nil
+        if sampling.repetitionPenalty != 1 {
+            let recent = prompts.map { Array($0.suffix(sampling.repetitionContext)) }
+            let width = recent.map(\.count).max()!
+            let rows = recent.map { Array(repeating: $0[0], count: width - $0.count) + $0 }
+            history = Tensor(rows.flatMap { $0 }, shape: [batch, width])
+        }
+        var token = sampler(model.logits(fromHidden: h[.all, -1]), history: history, key: nextKey())
         try eval([token] + cache.flatMap(\.state))
         let promptSeconds = Date().timeIntervalSince(start)
 
@@ -83,6 +91,24 @@ public struct Generator {
         var generated = 0
         let genStart = Date()
         for step in 0..<maxTokens {
+            // Queue step + 1 on the lazy token before reading it: graph building on this thread
+            // overlaps the engine's work on the current step.
+            var next: Tensor? = nil
+            if step < maxTokens - 1 {
+                var stepMask: Fast.AttentionMask? = nil
+                if needsPadMask {
+                    let total = maxLen + step + 1
+                    stepMask = .array(Tensor.arange(total).reshaped(1, 1, 1, total) .>= padTensor)
+                }
+                let input = token.reshaped(batch, 1).asType(.int32)
+                if let h = history {
+                    history = concatenated([h, input.asType(h.dtype)], axis: 1)[.all, (h.dim(1) + 1 > sampling.repetitionContext ? 1 : 0)...]
+                }
+                let hs = model.hiddenStates(input, embeddings: nil,
+                                            options: ForwardOptions(cache: cache, mask: stepMask, positionOffsets: offsets))
+                next = sampler(model.logits(fromHidden: hs[.all, -1]), history: history, key: nextKey())
+                try asyncEval([next!] + cache.flatMap(\.state))
+            }
             let values = try token.ints()
             for r in 0..<batch where !done[r] {
                 let t = values[r]
@@ -93,38 +119,17 @@ public struct Generator {
                 }
                 out[r].append(t)
                 generated += 1
-                history[r].append(t)
-                if history[r].count > sampling.repetitionContext { history[r].removeFirst() }
                 if !onToken(r, t) {
                     done[r] = true
                     reasons[r] = .stop
                 }
             }
-            if done.allSatisfy({ $0 }) || step == maxTokens - 1 { break }
-            var stepMask: Fast.AttentionMask? = nil
-            if needsPadMask {
-                let total = maxLen + step + 1
-                stepMask = .array(Tensor.arange(total).reshaped(1, 1, 1, total) .>= padTensor)
-            }
-            let input = token.reshaped(batch, 1).asType(.int32)
-            let hs = model.hiddenStates(input, embeddings: nil,
-                                        options: ForwardOptions(cache: cache, mask: stepMask, positionOffsets: offsets))
-            logits = model.logits(fromHidden: hs[.all, -1])
-            token = sampler(logits, history: historyTensor(history), key: nextKey())
-            try eval([token] + cache.flatMap(\.state))
+            guard let next, !done.allSatisfy({ $0 }) else { break }
+            token = next
         }
         return GenerationOutput(tokens: out, finishReasons: reasons, promptTokenCount: prompts.map(\.count).reduce(0, +),
                                 generatedTokenCount: generated, promptSeconds: promptSeconds,
                                 generationSeconds: Date().timeIntervalSince(genStart),
                                 peakMemoryBytes: Engine.Memory.peak)
-    }
-
-    private func historyTensor(_ history: [[Int]]) -> Tensor? {
-        guard sampling.repetitionPenalty != 1 else { return nil }
-        let width = history.map(\.count).max() ?? 0
-        guard width > 0 else { return nil }
-        // Short rows repeat their first token; a repeated id is penalised once either way.
-        let rows = history.map { h in Array(repeating: h.first ?? 0, count: width - h.count) + h }
-        return Tensor(rows.flatMap { $0 }, shape: [history.count, width])
     }
 }
