@@ -66,9 +66,8 @@ public struct Generator {
         let start = Date()
         var mask: Fast.AttentionMask? = nil
         if needsPadMask {
-            let q = Tensor.arange(maxLen).reshaped(1, 1, maxLen, 1)
             let k = Tensor.arange(maxLen).reshaped(1, 1, 1, maxLen)
-            mask = .array((k .<= q) .&& (k .>= padTensor))
+            mask = .causalAnd(k .>= padTensor)
         }
         let h = model.hiddenStates(ids, embeddings: nil, options: ForwardOptions(cache: cache, mask: mask, positionOffsets: offsets))
         // Recent tokens per row stay on the engine, so the next step can be built before the host

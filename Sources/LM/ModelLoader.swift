@@ -80,11 +80,13 @@ public enum ModelLoader {
         FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
         if isDir.boolValue {
             let (model, config) = try HFLoader.load(url, options: options)
+            try eval(Array(model.parameters().values))  // load now, not during the first forward pass
             let tokenizer = try Tokenizer(directory: url)
             return LoadedModel(model: model, config: config, source: url, format: .huggingFace, tokenizer: tokenizer,
                                chatTemplate: tokenizer.chatTemplate ?? huggingFaceChatTemplate(url))
         }
         let (model, file) = try GGUFLoader.load(url.path, options: options)
+        try eval(Array(model.parameters().values))  // load now, not during the first forward pass
         return LoadedModel(model: model, config: model.config, source: url, format: .gguf, tokenizer: try Tokenizer(gguf: file),
                            chatTemplate: try file.stringIfPresent("tokenizer.chat_template"))
     }

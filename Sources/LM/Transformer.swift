@@ -33,6 +33,8 @@ public protocol LanguageModel: Module {
     /// Token embeddings for ids (prompt tuning and adversarial training perturb these).
     func embed(_ ids: Tensor) -> Tensor
     func makeCache() -> [KVCache]
+    /// The plain [V, D] output matrix, if the head is one (for fused losses).
+    var outputProjection: Tensor? { get }
 }
 
 extension LanguageModel {
@@ -41,6 +43,8 @@ extension LanguageModel {
     }
 
     public func makeCache() -> [KVCache] { (0..<config.numHiddenLayers).map { _ in KVCache() } }
+
+    public var outputProjection: Tensor? { nil }
 }
 
 /// Grouped-query self-attention with rotary positions.
@@ -92,7 +96,18 @@ public final class Attention: Module {
         }
         var keys = k, values = v
         if let cache { (keys, values) = cache.update(keys: k, values: v) }
-        let out = Fast.scaledDotProductAttention(queries: q, keys: keys, values: values, scale: scale, mask: mask)
+        let out: Tensor
+        if l > 1 && FusedKernels.isAvailable {
+            // Training and prefill on the CPU: our fused kernel never builds the [B, H, L, S] scores.
+            switch mask {
+            case .none: out = FusedKernels.attention(queries: q, keys: keys, values: values, scale: scale, causal: false)
+            case .causal: out = FusedKernels.attention(queries: q, keys: keys, values: values, scale: scale, causal: true)
+            case .array(let m): out = FusedKernels.attention(queries: q, keys: keys, values: values, scale: scale, causal: false, mask: m)
+            case .causalAnd(let m): out = FusedKernels.attention(queries: q, keys: keys, values: values, scale: scale, causal: true, mask: m)
+            }
+        } else {
+            out = Fast.scaledDotProductAttention(queries: q, keys: keys, values: values, scale: scale, mask: mask)
+        }
         return oProj(out.transposed(0, 2, 1, 3).reshaped(b, l, heads * headDim))
     }
 }

@@ -66,6 +66,17 @@ public final class TransformerLM: Module, LanguageModel {
         }
     }
 
+    /// The output projection as a float [V, D] matrix when it is a plain one (a tied float
+    /// embedding, or an lm_head without bias or adapter): losses can then fuse it with the
+    /// cross-entropy and never build the logits.
+    public var outputProjection: Tensor? {
+        if let lmHead {
+            guard let l = lmHead as? Linear, l.bias == nil, l.adapter == nil else { return nil }
+            return l.weight
+        }
+        return (model.embedTokens as? Embedding)?.weight
+    }
+
     public func logits(fromHidden h: Tensor) -> Tensor {
         if let lmHead { return lmHead(h) }
         switch model.embedTokens {

@@ -33,6 +33,9 @@ public enum Fast {
         case causal
         /// Additive float mask or boolean mask (true = attend), broadcastable to [B, H, Lq, Lk].
         case array(Tensor)
+        /// Causal, further restricted by a boolean mask (packed rows, left padding): the fused
+        /// kernel then skips the blocks above the diagonal.
+        case causalAnd(Tensor)
     }
 
     /// softmax(q kᵀ · scale + mask) v with grouped-query heads: q [B, Hq, L, D], k/v [B, Hkv, S, D].
@@ -45,6 +48,11 @@ public enum Fast {
             return Tensor.op("sdpa", [q, k, v]) { pt_sdpa($0[0], $0[1], $0[2], scale, "causal", nil) }
         case .array(let m):
             return Tensor.op("sdpa", [q, k, v, m]) { pt_sdpa($0[0], $0[1], $0[2], scale, "", $0[3]) }
+        case .causalAnd(let m):
+            let (l, s) = (q.dim(-2), k.dim(-2))
+            let qi = Tensor.arange(l).reshaped(l, 1) + Tensor(s - l, dtype: .int32)
+            let causal = Tensor.arange(s).reshaped(1, s) .<= qi
+            return scaledDotProductAttention(queries: q, keys: k, values: v, scale: scale, mask: .array(causal .&& m))
         }
     }
 

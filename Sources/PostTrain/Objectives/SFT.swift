@@ -11,18 +11,24 @@ public struct SFTObjective: Objective {
         let hidden = model.hiddenStates(batch.inputs, embeddings: nil, options: Self.forwardOptions(batch))
         let d = hidden.dim(-1)
         let selected = hidden.reshaped(-1, d).take(batch.lossIndices, axis: 0)
-        let logits = model.logits(fromHidden: selected)
-        let perToken = Losses.crossEntropyPerToken(logits: logits, targets: batch.lossTargets)
-        return ObjectiveOutput(sum: perToken.sum(), count: Tensor(Double(batch.lossTokenCount)))
+        return ObjectiveOutput(sum: Self.tokenLosses(model: model, hidden: selected, targets: batch.lossTargets).sum(),
+                               count: Tensor(Double(batch.lossTokenCount)))
+    }
+
+    /// Cross-entropy of next-token predictions from final hidden states [N, D]: fused with the
+    /// output projection on the CPU (no [N, V] logits), through the logits elsewhere.
+    public static func tokenLosses(model: any LanguageModel, hidden: Tensor, targets: Tensor) -> Tensor {
+        if FusedKernels.isAvailable, let w = model.outputProjection {
+            return FusedKernels.linearCrossEntropy(hidden: hidden, weight: w, targets: targets)
+        }
+        return Losses.crossEntropyPerToken(logits: model.logits(fromHidden: hidden), targets: targets)
     }
 
     /// Packed rows attend only within their own example (block-diagonal causal mask).
     public static func forwardOptions(_ batch: TokenBatch) -> ForwardOptions {
         guard let seg = batch.segments else { return ForwardOptions() }
         let (b, l) = batch.shape
-        let idx = Tensor.arange(l)
-        let causal = idx.reshaped(1, 1, 1, l) .<= idx.reshaped(1, 1, l, 1)
         let same = seg.reshaped(b, 1, l, 1) .== seg.reshaped(b, 1, 1, l)
-        return ForwardOptions(mask: .array(causal .&& same), positions: batch.positions)
+        return ForwardOptions(mask: .causalAnd(same), positions: batch.positions)
     }
 }
