@@ -23,9 +23,11 @@ test: setup
 demo: build
 	bash scripts/demo.sh
 
+# Matmul throughput (issue 2) and the fused kernels; scripts/bench_sft.sh, bench_generate.sh and
+# bench_dpo.sh compare whole jobs with mlx-lm and take longer.
 bench: setup
-	swift build -c release --product posttrain-bench --product posttrain
 	bash scripts/bench_sgemm.sh
+	.build/release/posttrain-bench kernels
 
 clean:
 	rm -rf .build .build-*

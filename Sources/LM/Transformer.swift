@@ -206,7 +206,16 @@ public final class GatedMLP: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { downProj(silu(gateProj(x)) * upProj(x)) }
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let g = gateProj(x), u = upProj(x)
+        // While training, keep only g and u for the backward pass and recompute silu(g)·u
+        // there: the sigmoid, its product and the gated product are the largest activations of
+        // a step (three [B, L, intermediate] tensors per layer).
+        if training, let h = try? GatedMLP.swiglu([g, u]).first { return downProj(h) }
+        return downProj(silu(g) * u)
+    }
+
+    nonisolated(unsafe) static let swiglu = try! CompiledFunction(checkpointing: { xs in [silu(xs[0]) * xs[1]] })
 }
 
 /// Pre-norm block: x + attn(norm(x)), then + mlp(norm(·)).

@@ -104,6 +104,19 @@ final class TrainerTests: XCTestCase {
         for (ga, gb) in zip(a.grads, b.grads) { XCTAssertLessThan(try (ga - gb).abs.max().float(), 1e-5) }
     }
 
+    func testRecomputedActivationGivesTheSameGradients() throws {
+        // Training mode recomputes silu(gate)·up in the backward pass; evaluation mode keeps it.
+        let batch = data(seed: 3, count: 1)[0]
+        let model = tinyModel(seed: 5)
+        let trainer = try Trainer(model: model, objective: SFTObjective(), config: TrainingConfig(), output: nil)
+        model.train(true)
+        let a = try trainer.lossAndGradients(batch)
+        model.train(false)
+        let b = try trainer.lossAndGradients(batch)
+        XCTAssertEqual(try a.sum.float(), try b.sum.float(), accuracy: 1e-5)
+        for (ga, gb) in zip(a.grads, b.grads) { XCTAssertLessThan(try (ga - gb).abs.max().float(), 1e-5) }
+    }
+
     func testInterruptedRunResumesExactly() throws {
         var cfg = TrainingConfig()
         cfg.maxSteps = 8
