@@ -12,10 +12,20 @@ struct UsageError: Error, CustomStringConvertible {
 
 let usage = """
     usage: posttrain-bench sgemm [--sizes N[,N...]] [--repeats N] [--min-time S] [--warmup N]
+           posttrain-bench generate [--rows N[,N...]] [--forms float32,mlx-q,gemv] [--repeats N]
+                                    [--min-time S] [--warmup N]
+           posttrain-bench kernels [--repeats N] [--only attention|ce]
 
       sgemm   float32 n×n @ n×n matrix product through Tensor: best and median GFLOP/s
               after the warm-up runs, over at least N timed runs and at least S seconds
               of them (defaults: sizes 512,1024,2048, 10 runs, 1 second, 2 warm-up runs)
+      generate
+              the matrix products of one decoding step of SmolLM2-135M (211 matrices, random
+              weights of its shapes) for N rows: float32 matmul, MLX's quantized_matmul and
+              quantizedGEMV on 4-bit (lm_head 8-bit) group-32 weights; ms per step and weight
+              GB/s (defaults: rows 1,4, 10 runs, 2 seconds, 2 warm-up runs)
+      kernels fused CPU attention and linear cross-entropy against the MLX ops they replace
+              (SmolLM2-135M step shapes): time and peak memory of forward and forward+backward
 
     The process re-executes itself once to set OPENBLAS_CORETYPE (see Engine.configureBLAS)
     unless POSTTRAIN_BLAS_CONFIGURED is already set in the environment.
@@ -130,6 +140,10 @@ do {
     switch args.first {
     case "sgemm":
         try runSgemm(SgemmOptions(args.dropFirst()))
+    case "generate":
+        try runGenerate(GenerateOptions(args.dropFirst()))
+    case "kernels":
+        try runKernels(KernelOptions(args.dropFirst()))
     case "-h", "--help", "help":
         print(usage)
     case nil:

@@ -50,6 +50,7 @@ public final class QuantizedEmbedding: Module {
     public func asLinear(_ x: Tensor) -> Tensor {
         let rows = x.size / Swift.max(1, x.dim(-1))
         if Engine.defaultDevice == .cpu && rows >= 8 { return matmul(x, quantized.dequantized(dtype: x.dtype).T) }
+        if Engine.defaultDevice == .cpu && quantized.supportsGEMV { return quantizedGEMV(x, quantized) }
         return quantizedMatmul(x, quantized)
     }
 }

@@ -98,6 +98,8 @@ public final class QuantizedLinear: Module, LinearLayer {
         var y: Tensor
         if Engine.defaultDevice == .cpu && rows >= dequantizeAboveRows {
             y = matmul(x, quantized.dequantized(dtype: x.dtype).T)
+        } else if Engine.defaultDevice == .cpu && quantized.supportsGEMV {
+            y = quantizedGEMV(x, quantized)  // SIMD, multithreaded; MLX's CPU kernel is scalar
         } else {
             y = quantizedMatmul(x, quantized)
         }

@@ -9,17 +9,19 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A GGUF file, a Hugging Face directory, or an installed model alias.")
     var model: String = ModelLoader.defaultModel
 
-    @Flag(name: .long, help: "Keep quantized weights quantized (less memory; slower on CPU).")
-    var quantized = false
+    @Flag(name: .long, help: "Dequantize a quantized model's weights to float32 (more memory; slower decoding on CPU).")
+    var float = false
 
     @Option(name: .long, help: "A LoRA/DoRA adapter folder (PEFT format) to apply; it is merged into the weights.")
     var adapter: String?
 
     func load() throws -> LoadedModel {
-        let loaded = try ModelLoader.load(model, options: LoadOptions(keepQuantized: quantized))
+        // Quantized weights stay quantized by default: decoding reads them with a SIMD GEMV kernel.
+        let loaded = try ModelLoader.load(model, options: LoadOptions(keepQuantized: !float))
         if let adapter {
             try Adapters.load(from: adapter, into: loaded.model, trainable: false)
-            // Merged weights decode as fast as the base model.
+            // Merged weights decode without the adapter's extra products; adapted quantized layers
+            // become float layers (merging needs a float matrix), the others stay quantized.
             try Adapters.merge(loaded.model)
         }
         loaded.model.train(false)
@@ -50,6 +52,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The prompt (repeat for a batch).") var prompt: [String] = []
     @Flag(help: "Send the prompt as-is, without the chat template.") var raw = false
     @Option(help: "A system message for the chat template.") var system: String?
+    @Flag(name: .customLong("ignore-eos"), help: "Generate --max-tokens tokens even past end-of-sequence (benchmarks).")
+    var ignoreEOS = false
 
     func run() throws {
         guard !prompt.isEmpty else { throw ValidationError("give at least one --prompt") }
@@ -66,7 +70,7 @@ struct GenerateCommand: ParsableCommand {
         var texts = [String](repeating: "", count: prompts.count)
         let single = prompts.count == 1
         let generator = Generator(model: loaded.model, sampling: sampling.parameters, maxTokens: sampling.maxTokens,
-                                  stopTokenIds: loaded.stopTokenIds, seed: sampling.seed)
+                                  stopTokenIds: ignoreEOS ? [] : loaded.stopTokenIds, seed: sampling.seed)
         let out = try generator.generate(prompts) { row, token in
             let piece = decoders[row].push(token)
             texts[row] += piece

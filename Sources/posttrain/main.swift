@@ -9,7 +9,7 @@ struct PostTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "posttrain",
         abstract: "Post-train large language models: fine-tune, align, evaluate and serve.",
-        subcommands: [InfoCommand.self, GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, TemplateCommand.self, SFTCommand.self])
+        subcommands: [InfoCommand.self, GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, TemplateCommand.self, SFTCommand.self, DPOCommand.self, RMCommand.self, ScoreCommand.self, MergeCommand.self])
 }
 
 PostTrainCommand.main()

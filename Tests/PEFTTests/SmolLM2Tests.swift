@@ -50,9 +50,10 @@ final class SmolLM2Tests: XCTestCase {
         XCTAssertTrue(Adapters.adaptedLayers(of: model).isEmpty)
         let merged = model(ids)
         let diff = try maxAbsDiff(merged, adapted)
-        // Logits reach ~35; float32 rounding alone moves them by ~7e-5 here (the same prompt's
-        // logits computed from a 6-token prefix differ that much), and merging measures ~8.5e-5.
-        XCTAssertLessThan(diff, 1e-4, "max |merged − adapted| over the logits")
+        // Logits reach ~35 and float32 rounding alone moves them by ~1e-4 (the same prompt's
+        // logits computed from a shorter prefix differ that much), so the bound is relative.
+        let scale = try adapted.abs.max().float()
+        XCTAssertLessThan(diff / scale, 1e-5, "max |merged − adapted| = \(diff) over logits up to \(scale)")
         XCTAssertGreaterThan(try maxAbsDiff(adapted, base), 1e-2, "the adapters change the logits")
     }
 

@@ -116,11 +116,16 @@ final class ReferenceCacheTests: XCTestCase {
         var again = ["train": pairData()]
         XCTAssertFalse(try ReferenceLogProbs.attach(model: model, datasets: &again, padId: 0, cache: cache))
         XCTAssertEqual(again["train"]!.referenceLogps!, first)
+        // Another reference model for the same rows: recomputed.
+        var other = ["train": pairData()]
+        XCTAssertTrue(try ReferenceLogProbs.attach(model: model, datasets: &other, padId: 0, cache: cache, source: "ref_model:other"))
+        XCTAssertNotEqual(other["train"]!.referenceLogps!, first)
+        XCTAssertFalse(try ReferenceLogProbs.attach(model: model, datasets: &other, padId: 0, cache: cache, source: "ref_model:other"))
         // Other token rows (a changed data file): recomputed.
         var changed = pairData()
         changed.answers[0].ids[4] = 9
         var third = ["train": changed]
-        XCTAssertTrue(try ReferenceLogProbs.attach(model: model, datasets: &third, padId: 0, cache: cache))
+        XCTAssertTrue(try ReferenceLogProbs.attach(model: model, datasets: &third, padId: 0, cache: cache, source: "ref_model:other"))
         XCTAssertNotEqual(third["train"]!.referenceLogps![0], first[0])
     }
 }

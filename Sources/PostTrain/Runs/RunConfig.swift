@@ -48,6 +48,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         let raw: Any?
         do { raw = try Yams.load(yaml: text) } catch { throw DataError(file: path, "invalid YAML: \(error)") }
         guard var dict = raw as? [String: Any] else { throw DataError(file: path, "expected a mapping of settings") }
+        dict.removeValue(forKey: "dpo")
+        dict.removeValue(forKey: "reward")
         let trainingKeys = Set(["max_steps", "gradient_accumulation", "learning_rate", "schedule", "warmup_steps",
                                 "min_learning_rate_ratio", "optimizer", "weight_decay", "adam_betas", "adam_eps",
                                 "max_grad_norm", "seed", "eval_every", "eval_batches", "eval_on_start", "early_stopping_patience",
@@ -62,7 +64,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
             if let s = dict[key] as? String { dict[key] = [["path": s]] }
             if let list = dict[key] as? [Any] { dict[key] = list.map { ($0 as? String).map { ["path": $0] } ?? $0 } }
         }
-        let known = Set(CodingKeys.allCasesSnake)
+        // `dpo:` and `reward:` sections belong to the preference and reward commands.
+        let known = Set(CodingKeys.allCasesSnake).union(["dpo", "reward"])
         if let unknown = dict.keys.first(where: { !known.contains($0) }) {
             throw DataError(file: path, field: unknown, "unknown setting (known: \(known.sorted().joined(separator: ", ")))")
         }
