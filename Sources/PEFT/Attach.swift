@@ -6,7 +6,8 @@ extension Adapters {
     /// on each linear layer the config selects, so that only adapter parameters train afterwards.
     ///
     /// - Parameters:
-    ///   - key: draws the A factors and the dropout masks; the same key gives the same adapters.
+    ///   - key: draws the A factors; the same key gives the same adapters (dropout masks come from
+    ///     the global generator, which the trainer reseeds every step).
     ///   - dtype: the adapters' parameter dtype (float32 keeps small updates exact on a bf16 base).
     /// - Returns: the module paths that got adapters, in model order.
     /// - Throws: `PEFTError` for configs this implementation does not support, when nothing

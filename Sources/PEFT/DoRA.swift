@@ -34,7 +34,9 @@ public final class DoRA: Module, LowRankAdapter, @unchecked Sendable {
         _loraB = Parameter(wrappedValue: b, key: "lora_B")
         _magnitude = Parameter(wrappedValue: Self.rowNorms(layer.denseWeight().asType(dtype) + matmul(b, a) * scale),
                                key: "lora_magnitude_vector")
-        self.dropout = dropout > 0 ? Dropout(dropout, key: keys[1]) : nil
+        // Masks come from the global generator, which the trainer reseeds every step, so a
+        // resumed run draws the same masks as an uninterrupted one.
+        self.dropout = dropout > 0 ? Dropout(dropout) : nil
         self.rank = rank
         self.alpha = alpha
         self.scale = scale

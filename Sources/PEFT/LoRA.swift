@@ -20,7 +20,7 @@ public final class LoRA: Module, LowRankAdapter, @unchecked Sendable {
     /// - Parameters:
     ///   - rsLoRA: scale by alpha/√r (rank-stabilised) instead of alpha/r.
     ///   - dropout: probability of dropping each input element of the update while training.
-    ///   - key: draws A (and the dropout masks).
+    ///   - key: draws A.
     public init(inputDimensions: Int, outputDimensions: Int, rank: Int, alpha: Double, rsLoRA: Bool = false,
                 dropout: Double = 0, initialization: PEFTConfig.LoRAInitialization = .standard,
                 dtype: DType = .float32, key: RandomKey) {
@@ -30,7 +30,9 @@ public final class LoRA: Module, LowRankAdapter, @unchecked Sendable {
                                     initialization: initialization, dtype: dtype, key: keys[0])
         _loraA = Parameter(wrappedValue: a, key: "lora_A")
         _loraB = Parameter(wrappedValue: b, key: "lora_B")
-        self.dropout = dropout > 0 ? Dropout(dropout, key: keys[1]) : nil
+        // Masks come from the global generator, which the trainer reseeds every step, so a
+        // resumed run draws the same masks as an uninterrupted one.
+        self.dropout = dropout > 0 ? Dropout(dropout) : nil
         self.rank = rank
         self.alpha = alpha
         self.scale = rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank)
