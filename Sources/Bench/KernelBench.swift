@@ -15,26 +15,15 @@ struct KernelOptions {
     var only: String? = nil
 
     init(_ args: ArraySlice<String>) throws {
-        var it = args.makeIterator()
-        while let arg = it.next() {
-            let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
-            let inline = parts.count == 2 ? parts[1] : nil
-            func value() throws -> String {
-                if let inline { return inline }
-                guard let v = it.next() else { throw UsageError(description: "\(parts[0]) needs a value") }
-                return v
-            }
-            switch parts[0] {
-            case "--repeats":
-                let v = try value()
-                guard let n = Int(v), n > 0 else { throw UsageError(description: "--repeats: expected a positive integer, got '\(v)'") }
-                repeats = n
+        var f = Flags(args)
+        while let flag = f.next() {
+            switch flag {
+            case "--repeats": repeats = try f.positive()
             case "--only":
-                let v = try value()
+                let v = try f.value()
                 guard v == "attention" || v == "ce" else { throw UsageError(description: "--only: expected attention or ce, got '\(v)'") }
                 only = v
-            default:
-                throw UsageError(description: "unknown option '\(arg)'")
+            default: throw f.unknown()
             }
         }
     }

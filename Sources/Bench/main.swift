@@ -40,39 +40,14 @@ struct SgemmOptions {
     var warmup = 2
 
     init(_ args: ArraySlice<String>) throws {
-        var it = args.makeIterator()
-        func value(_ flag: String) throws -> String {
-            guard let v = it.next() else { throw UsageError(description: "\(flag) needs a value") }
-            return v
-        }
-        func positive(_ flag: String, _ s: String, allowZero: Bool = false) throws -> Int {
-            guard let n = Int(s), n > 0 || (allowZero && n == 0) else {
-                throw UsageError(description: "\(flag): expected a \(allowZero ? "non-negative" : "positive") integer, got '\(s)'")
-            }
-            return n
-        }
-        while let arg = it.next() {
-            // Accept both `--flag value` and `--flag=value`.
-            let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
-            let flag = parts[0]
-            let inline = parts.count == 2 ? parts[1] : nil
+        var f = Flags(args)
+        while let flag = f.next() {
             switch flag {
-            case "--sizes":
-                let list = try inline ?? value(flag)
-                sizes = try list.split(separator: ",").map { try positive(flag, String($0)) }
-                if sizes.isEmpty { throw UsageError(description: "--sizes: no sizes given") }
-            case "--repeats":
-                repeats = try positive(flag, inline ?? value(flag))
-            case "--min-time":
-                let v = try inline ?? value(flag)
-                guard let t = Double(v), t >= 0, t.isFinite else {
-                    throw UsageError(description: "--min-time: expected seconds (a non-negative number), got '\(v)'")
-                }
-                minTime = t
-            case "--warmup":
-                warmup = try positive(flag, inline ?? value(flag), allowZero: true)
-            default:
-                throw UsageError(description: "unknown option '\(arg)'")
+            case "--sizes": sizes = try f.positiveList()
+            case "--repeats": repeats = try f.positive()
+            case "--min-time": minTime = try f.seconds()
+            case "--warmup": warmup = try f.positive(allowZero: true)
+            default: throw f.unknown()
             }
         }
     }

@@ -360,4 +360,29 @@ inline sgemm_fn blas_sgemm() {
   return f;
 }
 
+// ---- transforms through the MLX-ops equivalent ---------------------------------------------
+
+using ops_fn = std::function<std::vector<mx::array>(const std::vector<mx::array> &)>;
+
+// jvp of a fused primitive, computed on the equivalent MLX ops (`fallback`): tangents of the
+// inputs not in `argnums` are zero.
+inline std::vector<mx::array> jvp_by_fallback(const ops_fn &fallback, const std::vector<mx::array> &primals,
+                                              const std::vector<mx::array> &tangents,
+                                              const std::vector<int> &argnums) {
+  std::vector<mx::array> all;
+  for (size_t i = 0, j = 0; i < primals.size(); ++i) {
+    if (j < argnums.size() && int(i) == argnums[j]) all.push_back(tangents[j++]);
+    else all.push_back(mx::zeros_like(primals[i]));
+  }
+  return mx::jvp(fallback, primals, all).second;
+}
+
+// vmap of a fused primitive through the equivalent MLX ops; outputs are batched on axis 0.
+inline std::pair<std::vector<mx::array>, std::vector<int>> vmap_by_fallback(const ops_fn &fallback,
+                                                                           const std::vector<mx::array> &in,
+                                                                           const std::vector<int> &axes) {
+  auto outs = mx::vmap(fallback, axes)(in);
+  return {outs, std::vector<int>(outs.size(), 0)};
+}
+
 }  // namespace pt_kernels

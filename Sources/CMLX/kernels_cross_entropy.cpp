@@ -318,18 +318,12 @@ class FusedLinearCrossEntropy : public mx::Primitive {
   std::vector<mx::array> jvp(const std::vector<mx::array> &primals,
                              const std::vector<mx::array> &tangents,
                              const std::vector<int> &argnums) override {
-    std::vector<mx::array> all;
-    for (size_t i = 0, j = 0; i < primals.size(); ++i) {
-      if (j < argnums.size() && int(i) == argnums[j]) all.push_back(tangents[j++]);
-      else all.push_back(mx::zeros_like(primals[i]));
-    }
-    return mx::jvp(fallback(), primals, all).second;
+    return jvp_by_fallback(fallback(), primals, tangents, argnums);
   }
 
   std::pair<std::vector<mx::array>, std::vector<int>> vmap(const std::vector<mx::array> &in,
                                                            const std::vector<int> &axes) override {
-    auto outs = mx::vmap(fallback(), axes)(in);
-    return {outs, std::vector<int>(outs.size(), 0)};
+    return vmap_by_fallback(fallback(), in, axes);
   }
 
   const char *name() const override { return "PTFusedLinearCrossEntropy"; }
