@@ -45,6 +45,11 @@ public enum ModelSetup {
 
     /// Saves what was trained: the adapter in PEFT format, or for full tuning the whole model
     /// as a Hugging Face directory.
+    /// Where a run saves what it trained, inside `dir` (the run folder or a checkpoint).
+    public static func resultDirectory(in dir: URL, peft: PEFTConfig?) -> URL {
+        dir.appendingPathComponent(peft == nil ? "model" : "adapter")
+    }
+
     public static func saveResult(_ loaded: LoadedModel, peft: PEFTConfig?, to dir: URL) throws {
         if let peft {
             try Adapters.save(adapterOf: loaded.model, config: peft, to: dir.path)

@@ -121,7 +121,7 @@ public struct PreferenceRun {
             outcome = try fit(SimPOObjective(beta: beta, gamma: preference.simpoGamma, labelSmoothing: eps),
                                 loaded: loaded, peft: peft, trainBatches, validBatches, output)
         }
-        let artifact = output.appendingPathComponent(peft == nil ? "model" : "adapter")
+        let artifact = ModelSetup.resultDirectory(in: output, peft: peft)
         try ModelSetup.saveResult(loaded, peft: peft, to: artifact)
         let (result, entries) = outcome
         let lastTraining = entries.last { $0.values["loss"] != nil }?.values ?? [:]
@@ -158,7 +158,7 @@ public struct PreferenceRun {
         where O.Batch == PreferenceBatch {
         let trainer = try Trainer(model: loaded.model, objective: objective, config: config.training, output: output, resume: resume)
         if resume { log("resuming at step \(trainer.state.step)") }
-        trainer.onCheckpoint = { dir in try ModelSetup.saveResult(loaded, peft: peft, to: dir.appendingPathComponent(peft == nil ? "model" : "adapter")) }
+        trainer.onCheckpoint = { dir in try ModelSetup.saveResult(loaded, peft: peft, to: ModelSetup.resultDirectory(in: dir, peft: peft)) }
         let result = try trainer.train(trainBatches, validation: validBatches)
         return (result, trainer.log.entries)
     }

@@ -61,9 +61,9 @@ public struct SFTRun {
         if let valid { log("validation data: \(valid.dataset.examples.count) examples") }
         let trainer = try Trainer(model: loaded.model, objective: SFTObjective(), config: config.training, output: output, resume: resume)
         if resume { log("resuming at step \(trainer.state.step)") }
-        trainer.onCheckpoint = { dir in try ModelSetup.saveResult(loaded, peft: peft, to: dir.appendingPathComponent("adapter")) }
+        trainer.onCheckpoint = { dir in try ModelSetup.saveResult(loaded, peft: peft, to: ModelSetup.resultDirectory(in: dir, peft: peft)) }
         let result = try trainer.train(train, validation: valid)
-        let artifact = output.appendingPathComponent(peft == nil ? "model" : "adapter")
+        let artifact = ModelSetup.resultDirectory(in: output, peft: peft)
         try ModelSetup.saveResult(loaded, peft: peft, to: artifact)
         return Outcome(result: result, output: output, artifact: artifact, trainReport: report,
                        validationLoss: result.finalValidationLoss)
